@@ -1,0 +1,1 @@
+"""value-probes: DVC pipeline stages, one module per stage (`python -m pipeline.<stage>`)."""

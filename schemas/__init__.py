@@ -1,0 +1,1 @@
+"""Pandera data contracts (polars backend), one module per artifact."""
