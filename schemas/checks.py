@@ -11,7 +11,7 @@ from pipeline.params import registry
 SCRIPT_NAMES = {"Latn": "Latin", "Grek": "Greek", "Arab": "Arabic", "Beng": "Bengali", "Cyrl": "Cyrillic", "Hang": "Hangul"}
 # Share of a sentence's letters that must be in the language's own script. Acronyms in Latin
 # letters (NATO, IMF) are legitimate in a Greek or Korean sentence; a mostly-Latin one is not.
-MIN_SCRIPT_SHARE = 0.7
+MIN_SCRIPT_SHARE = 0.5
 
 
 def one_mask(col: str) -> pl.Expr:
