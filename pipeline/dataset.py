@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.align import OUT_DIR as ALIGN_DIR
-from pipeline.common import ROOT, cli, read_parquet, validate, write_json, write_parquet, write_text
+from pipeline.common import MASK, ROOT, cli, read_parquet, validate, write_json, write_parquet, write_text
 from pipeline.params import SOURCE_LANGUAGE, all_languages, registry
 from pipeline.templates import OUT_DIR as TEMPLATES_DIR
 from pipeline.translate import OUT_DIR as TRANSLATE_DIR
@@ -61,8 +61,18 @@ def assemble(templates: pl.DataFrame, per_language: dict[str, tuple[pl.DataFrame
     return validate(df, ProbeRow, "dataset")
 
 
-def dataset_metrics(df: pl.DataFrame, excluded: pl.DataFrame) -> dict[str, Any]:
-    """Row counts, align-method counts and shares, attachments and exclusions, per language."""
+def translation_qa(translated: pl.DataFrame, aligned: pl.DataFrame) -> dict[str, int]:
+    """QA counts for one language: rows checked, and rows whose probe, filled with each label, gives back the translator's sentence."""
+    both = aligned.join(translated, on="id", how="inner")
+    refill = lambda lab: pl.col("probe").str.replace(MASK, lab, literal=True)  # noqa: E731
+    same = both.filter((refill(pl.col("label_high")) == pl.col("text_high")) & (refill(pl.col("label_low")) == pl.col("text_low")))
+    # Script, NFC, untranslated-sentence and distinct-label checks are schema checks: a failure stops
+    # the pipeline, so reaching this point means every row passed them.
+    return {"rows_checked": both.height, "fills_reproduced": same.height, "schema_failures": 0}
+
+
+def dataset_metrics(df: pl.DataFrame, excluded: pl.DataFrame, qa: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+    """Row counts, align-method counts and shares, attachments, QA and exclusions, per language."""
     out: dict[str, Any] = {"languages": df["language"].n_unique(), "rows_total": df.height, "per_language": {}}
     for lang in df["language"].unique(maintain_order=True):
         sub = df.filter(pl.col("language") == lang)
@@ -74,6 +84,8 @@ def dataset_metrics(df: pl.DataFrame, excluded: pl.DataFrame) -> dict[str, Any]:
             "mask_attached": int(sub["mask_attached"].sum()),
             "translation_sources": dict(sub.group_by("translation_source").len().sort("translation_source").iter_rows()),
         }
+        if qa and lang in qa:
+            out["per_language"][lang]["qa"] = qa[lang]
     out["excluded"] = {s: excluded.filter(pl.col("survey") == s).height for s in SURVEYS}
     out["checks"] = {"schema": "ProbeRow", "failed_rows": 0, "passed": True}
     return out
@@ -102,7 +114,8 @@ def main() -> None:
         tp, ap = TRANSLATE_DIR / f"{lang}.parquet", ALIGN_DIR / f"{lang}.parquet"
         per_language[lang] = (validate(read_parquet(tp), TranslatedRow, tp), validate(read_parquet(ap), AlignedRow, ap))
     df = assemble(templates, per_language)
-    metrics = dataset_metrics(df, excluded)
+    qa = {lang: translation_qa(*pair) for lang, pair in per_language.items()}
+    metrics = dataset_metrics(df, excluded, qa)
     write_hub(df, HUB_DIR, render_card(df, metrics, excluded))
     write_json(metrics, METRICS_FILE)
     print(f"dataset: {df.height} rows in {len(langs)} configs ({', '.join(langs)}) -> {HUB_DIR.relative_to(ROOT)}")

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.align import align_rows
 from pipeline.common import ROOT, PipelineError
-from pipeline.dataset import COLUMNS, assemble, dataset_metrics
+from pipeline.dataset import COLUMNS, assemble, dataset_metrics, translation_qa
 from pipeline.translate import read_memory, translate
 from tests.test_translate_align import DE, TEMPLATES, write_memory
 
@@ -36,7 +36,8 @@ def test_assemble_columns_and_metrics(tmp_path):
     assert de["label_high_en"] == "unimportant" and de["label_high"] == "unwichtig"
     en = df.filter(pl.col("language") == "en")
     assert en["country"].is_null().all() and set(en["align_method"]) == {"source"}
-    m = dataset_metrics(df, EXCLUDED)
+    m = dataset_metrics(df, EXCLUDED, {"de": translation_qa(*german(tmp_path))})
+    assert m["per_language"]["de"]["qa"] == {"rows_checked": 2, "fills_reproduced": 2, "schema_failures": 0}
     assert m["per_language"]["de"]["rows"] == {"hofstede": 0, "wvs": 2, "total": 2}
     assert m["per_language"]["de"]["align_methods"] == {"contrastive": 2}
     assert m["excluded"] == {"hofstede": 0, "wvs": 1}
