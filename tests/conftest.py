@@ -10,3 +10,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs a subprocess or DVC (seconds, not minutes)")
