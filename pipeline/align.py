@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 import polars as pl
 
+import regex
+
 from pipeline.common import MASK, ROOT, PipelineError, cli, load_yaml, read_parquet, validate, write_parquet
 from pipeline.params import check_language, section
 from pipeline.translate import OUT_DIR as TRANSLATE_DIR
@@ -28,7 +30,10 @@ from schemas.translations import TranslatedRow
 OVERRIDE_DIR = ROOT / "probes" / "overrides"
 OUT_DIR = ROOT / "build" / "align"
 METHODS = ("override", "contrastive", "exact", "normalized", "simalign")
-TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
+# A word is letters/digits plus combining marks (Bengali vowel signs and virama, Arabic harakat)
+# and zero-width (non-)joiners (Persian می‌کنم): Python's \w alone splits such words mid-word.
+WORD = r"[\w\p{M}\u200c\u200d]+"
+TOKEN = regex.compile(rf"{WORD}|[^\w\p{{M}}\s]|\s+")
 # A contrastive span may hold this many words more than the separately translated label
 # (an article or particle that agrees with it); a longer span means the fills differ elsewhere.
 MAX_EXTRA_WORDS = 2
@@ -75,13 +80,13 @@ def diff_region(high: str, low: str) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def _words(text: str) -> int:
-    return len(re.findall(r"\w+", text))
+    return len(regex.findall(WORD, text))
 
 
 def _attached(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start > 0 else " "
     after = text[end] if end < len(text) else " "
-    return bool(re.match(r"\w", before) or re.match(r"\w", after))
+    return bool(regex.match(WORD, before) or regex.match(WORD, after))
 
 
 def contrastive(high: str, low: str, lab_h: str, lab_l: str, attach: bool = False) -> Alignment | None:

@@ -163,3 +163,11 @@ def test_override_wins_and_must_point_at_real_text(tmp_path):
         align_rows(df, {"wvs_Q1": {"label_high": "kaum", "label_low": "sehr"}}, methods, "de", ov)
     with pytest.raises(PipelineError, match="ids no probe has: wvs_Q999"):
         align_rows(df, {"wvs_Q999": {"label_high": "a", "label_low": "b"}}, methods, "de", ov)
+
+
+def test_words_keep_combining_marks_and_zero_width_joiners():
+    # Bengali vowel signs/virama and the Persian ZWNJ are inside words; a diff must not cut there.
+    bn = contrastive("আমি অখুশি।", "আমি খুশি।", "অখুশি", "খুশি")
+    assert (bn.probe, bn.label_high, bn.label_low) == ("আমি [MASK]।", "অখুশি", "খুশি")
+    fa = contrastive("من هرگز نمی\u200cگیرم.", "من اغلب می\u200cگیرم.", "هرگز", "اغلب")
+    assert (fa.probe, fa.label_high, fa.label_low) == ("من [MASK].", "هرگز نمی\u200cگیرم", "اغلب می\u200cگیرم")
