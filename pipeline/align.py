@@ -117,7 +117,10 @@ def located(high: str, low: str, lab_h: str, lab_l: str, ignore_case: bool, atta
     if ignore_case:
         high, low = unicodedata.normalize("NFC", high), unicodedata.normalize("NFC", low)
         lab_h, lab_l = unicodedata.normalize("NFC", lab_h), unicodedata.normalize("NFC", lab_l)
-    (h0, h1), (l0, l1) = diff_region(high, low)
+    (h0, h1), _ = diff_region(high, low)
+    # A label next to an inserted word ("একমত নই যে" vs "একমত যে") touches the differing
+    # region only across a space, so the region is widened over the whitespace around it.
+    h0, h1 = len(high[:h0].rstrip()), h1 + len(high[h1:]) - len(high[h1:].lstrip())
     for i in _find(high, lab_h, ignore_case):
         j_end = i + len(lab_h)
         if not (i <= h1 and j_end >= h0) or (not attach and _attached(high, i, j_end)):

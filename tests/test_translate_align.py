@@ -171,3 +171,12 @@ def test_words_keep_combining_marks_and_zero_width_joiners():
     assert (bn.probe, bn.label_high, bn.label_low) == ("আমি [MASK]।", "অখুশি", "খুশি")
     fa = contrastive("من هرگز نمی\u200cگیرم.", "من اغلب می\u200cگیرم.", "هرگز", "اغلب")
     assert (fa.probe, fa.label_high, fa.label_low) == ("من [MASK].", "هرگز نمی\u200cگیرم", "اغلب می\u200cگیرم")
+
+
+def test_located_label_next_to_inserted_negation():
+    # Bengali "আমি একমত নই যে ..." (disagree) vs "আমি একমত যে ..." (agree): the low fill's differing
+    # region is empty and sits after the space that follows its label.
+    a = located("আমি একমত নই যে কাজ কর্তব্য।", "আমি একমত যে কাজ কর্তব্য।", "একমত নই", "একমত", False)
+    assert (a.probe, a.label_high, a.label_low) == ("আমি [MASK] যে কাজ কর্তব্য।", "একমত নই", "একমত")
+    b = located("আমি একমত যে কাজ কর্তব্য।", "আমি একমত নই যে কাজ কর্তব্য।", "একমত", "একমত নই", False)
+    assert (b.probe, b.label_high, b.label_low) == ("আমি [MASK] যে কাজ কর্তব্য।", "একমত", "একমত নই")
