@@ -80,6 +80,11 @@ def write_json(obj: Any, path: Path) -> None:
     write_text(text, path)
 
 
+def write_with(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a file atomically with a writer that takes a path (e.g. a matplotlib figure's savefig)."""
+    _atomic(path, write)
+
+
 def write_text(text: str, path: Path) -> None:
     """Write UTF-8 text atomically."""
     _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
