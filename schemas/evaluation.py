@@ -31,7 +31,7 @@ class ScoreInput(pa.DataFrameModel):
     }
 
     @pa.dataframe_check(name="one_row_per_probe")
-    def _unique(cls, data: PolarsData) -> pl.LazyFrame:
+    def one_row_per_probe(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(~pl.struct("id", "language").is_duplicated())
 
     class Config:

@@ -26,23 +26,23 @@ class _Labelled(pa.DataFrameModel):
     label_low: str
 
     @pa.check("probe", name="one_mask")
-    def _one_mask(cls, data: PolarsData) -> pl.LazyFrame:
+    def one_mask(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(one_mask(data.key))
 
     @pa.check("label_high", name="label_high_clean")
-    def _label_high(cls, data: PolarsData) -> pl.LazyFrame:
+    def label_high_clean(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(clean_label(data.key))
 
     @pa.check("label_low", name="label_low_clean")
-    def _label_low(cls, data: PolarsData) -> pl.LazyFrame:
+    def label_low_clean(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(clean_label(data.key))
 
     @pa.dataframe_check(name="labels_distinct")
-    def _distinct(cls, data: PolarsData) -> pl.LazyFrame:
+    def labels_distinct(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("label_high") != pl.col("label_low"))
 
     @pa.dataframe_check(name="label_script")
-    def _script(cls, data: PolarsData) -> pl.LazyFrame:
+    def label_script(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(
             in_script("label_high", sentence=False) & in_script("label_low", sentence=False)
         )
@@ -90,27 +90,27 @@ class ProbeRow(_Labelled):
     }
 
     @pa.dataframe_check(name="id_language_unique")
-    def _unique(cls, data: PolarsData) -> pl.LazyFrame:
+    def id_language_unique(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(~pl.struct("id", "language").is_duplicated())
 
     @pa.dataframe_check(name="same_ids_everywhere")
-    def _same_ids(cls, data: PolarsData) -> pl.LazyFrame:
+    def same_ids_everywhere(cls, data: PolarsData) -> pl.LazyFrame:
         n_lang = pl.col("language").n_unique()
         return data.lazyframe.select(pl.col("language").count().over("id") == n_lang)
 
     @pa.dataframe_check(name="language_known")
-    def _lang(cls, data: PolarsData) -> pl.LazyFrame:
+    def language_known(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("language").is_in(list(registry())))
 
     @pa.dataframe_check(name="country_matches")
-    def _country(cls, data: PolarsData) -> pl.LazyFrame:
+    def country_matches(cls, data: PolarsData) -> pl.LazyFrame:
         expected = pl.col("language").replace_strict(
             {k: v["iso3"] for k, v in registry().items()}, default=None, return_dtype=pl.String
         )
         return data.lazyframe.select(pl.col("country").eq_missing(expected))
 
     @pa.dataframe_check(name="scale_order")
-    def _scale(cls, data: PolarsData) -> pl.LazyFrame:
+    def scale_order(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("scale_min") < pl.col("scale_max"))
 
     class Config:

@@ -63,15 +63,15 @@ class WvsMeanRow(pa.DataFrameModel):
     }
 
     @pa.dataframe_check(name="scale_order")
-    def _scale(cls, data: PolarsData) -> pl.LazyFrame:
+    def scale_order(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("scale_min") < pl.col("scale_max"))
 
     @pa.dataframe_check(name="mean_in_scale")
-    def _mean(cls, data: PolarsData) -> pl.LazyFrame:
+    def mean_in_scale(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("mean").is_between(pl.col("scale_min"), pl.col("scale_max")).fill_null(False))
 
     @pa.dataframe_check(name="one_row_per_cell")
-    def _unique(cls, data: PolarsData) -> pl.LazyFrame:
+    def one_row_per_cell(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(~pl.struct("iso3", "question").is_duplicated())
 
     class Config:

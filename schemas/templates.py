@@ -40,27 +40,27 @@ class TemplateRow(pa.DataFrameModel):
     }
 
     @pa.check("probe", name="one_mask")
-    def _one_mask(cls, data: PolarsData) -> pl.LazyFrame:
+    def one_mask(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(one_mask(data.key))
 
     @pa.check("label_high", name="label_high_clean")
-    def _label_high(cls, data: PolarsData) -> pl.LazyFrame:
+    def label_high_clean(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(clean_label(data.key))
 
     @pa.check("label_low", name="label_low_clean")
-    def _label_low(cls, data: PolarsData) -> pl.LazyFrame:
+    def label_low_clean(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(clean_label(data.key))
 
     @pa.dataframe_check(name="labels_distinct")
-    def _distinct(cls, data: PolarsData) -> pl.LazyFrame:
+    def labels_distinct(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("label_high") != pl.col("label_low"))
 
     @pa.dataframe_check(name="scale_order")
-    def _scale(cls, data: PolarsData) -> pl.LazyFrame:
+    def scale_order(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("scale_min") < pl.col("scale_max"))
 
     @pa.dataframe_check(name="category_known")
-    def _category(cls, data: PolarsData) -> pl.LazyFrame:
+    def category_known(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(
             pl.when(pl.col("survey") == "hofstede")
             .then(pl.col("category").is_in(HOFSTEDE_DIMENSIONS))

@@ -29,19 +29,19 @@ class MemoryRow(pa.DataFrameModel):
     }
 
     @pa.check("target", name="target_clean")
-    def _clean(cls, data: PolarsData) -> pl.LazyFrame:
+    def target_clean(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(clean_label(data.key) & ~pl.col(data.key).str.contains("\t", literal=True))
 
     @pa.check("target", name="target_nfc")
-    def _nfc(cls, data: PolarsData) -> pl.LazyFrame:
+    def target_nfc(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(nfc(data.key))
 
     @pa.dataframe_check(name="in_script")
-    def _script(cls, data: PolarsData) -> pl.LazyFrame:
+    def in_script(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(in_script("target", sentence=False) | pl.col("source").str.contains(" "))
 
     @pa.dataframe_check(name="sentence_in_script")
-    def _sentence_script(cls, data: PolarsData) -> pl.LazyFrame:
+    def sentence_in_script(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(in_script("target", sentence=True))
 
     class Config:
@@ -67,14 +67,14 @@ class TranslatedRow(pa.DataFrameModel):
     }
 
     @pa.dataframe_check(name="not_untranslated")
-    def _translated(cls, data: PolarsData) -> pl.LazyFrame:
+    def not_untranslated(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(
             (pl.col("language") == "en")
             | ((pl.col("text_high") != pl.col("source_high")) & (pl.col("text_low") != pl.col("source_low")))
         )
 
     @pa.dataframe_check(name="fills_differ")
-    def _differ(cls, data: PolarsData) -> pl.LazyFrame:
+    def fills_differ(cls, data: PolarsData) -> pl.LazyFrame:
         return data.lazyframe.select(pl.col("text_high") != pl.col("text_low"))
 
     class Config:
