@@ -21,5 +21,8 @@ dataset: $(STAMP)  ## build only the probe dataset (works offline)
 test: $(STAMP)  ## run the test suite
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
 
+bench: $(STAMP)  ## scorer vs the fill-mask pipeline, small and base-sized random models
+	$(BIN)/python benchmarks/score_speed.py --size small base --probes 300 --repeat 2
+
 clean-venv:
 	rm -rf $(VENV)

@@ -141,7 +141,7 @@ def required_columns(available: list[str], items: pl.DataFrame, weights: str | N
         raise PipelineError(
             f"{path}: microdata lacks required column(s): {', '.join(missing)}"
             + (f" (a country column: {hint})" if hint else "")
-            + (f". Set `survey.weights: null` in params.yaml for unweighted means" if weights in missing else "")
+            + (". Set `survey.weights: null` in params.yaml for unweighted means" if weights in missing else "")
             + ". Use the official WVS-7 cross-national file, which has all of them.")
     return needed
 
