@@ -69,6 +69,12 @@ def plot_data(results: dict[str, Any], pub: pl.DataFrame, out: Path) -> None:
                              "normalised"), out / "country_profiles" / f"{country}.csv")
 
 
+def cell_text(value: float, fmt: str) -> str:
+    """A heatmap cell's number; a value that rounds to zero shows as 0, not -0."""
+    text = format(value, fmt)
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
 def heatmap(ax: plt.Axes, values: np.ndarray, colours: np.ndarray, rows: list[str], cols: list[str], fmt: str) -> None:
     """Annotated heatmap; colours are given separately so each column can be scaled on its own."""
     ax.imshow(np.ma.masked_invalid(colours), cmap="viridis", vmin=0, vmax=1, aspect="auto")
@@ -77,7 +83,7 @@ def heatmap(ax: plt.Axes, values: np.ndarray, colours: np.ndarray, rows: list[st
     for i in range(len(rows)):
         for j in range(len(cols)):
             v, c = values[i, j], colours[i, j]
-            text = "–" if np.isnan(v) else format(v, fmt)
+            text = "–" if np.isnan(v) else cell_text(v, fmt)
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
                     color="black" if not np.isnan(c) and c > 0.6 else "white")
 
