@@ -141,3 +141,20 @@ def test_failing_stage_leaves_no_output(tmp_path):
     assert "1 sentence(s) missing for 'de'" in res.stderr + res.stdout
     assert "wvs_Q254 (label_low): very" in res.stderr + res.stdout
     assert not (repo / "build" / "translate" / "de.parquet").exists()
+
+
+def test_broken_parquet_names_file_and_fix(tmp_path):
+    from pipeline.common import read_parquet
+
+    bad = tmp_path / "de.parquet"
+    bad.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(PipelineError, match=r"de\.parquet: not a readable parquet file.*dvc repro"):
+        read_parquet(bad)
+
+
+def test_wrong_align_param_is_named(tmp_path, monkeypatch):
+    import pipeline.align as align_mod
+
+    monkeypatch.setattr(align_mod, "section", lambda name: {"methods": ["contrastive", "guess"]})
+    with pytest.raises(PipelineError, match=r"`align.methods`.*override, contrastive, exact, normalized, simalign"):
+        align_mod.align_params()
