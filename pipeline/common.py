@@ -85,6 +85,17 @@ def write_with(path: Path, write: Callable[[Path], None]) -> None:
     _atomic(path, write)
 
 
+def write_csv(df: pl.DataFrame, path: Path) -> None:
+    """Write a table as CSV atomically, floats at fixed precision so reruns are byte-identical."""
+    write_text(df.write_csv(float_precision=6), path)
+
+
+def rel(path: str | Path) -> str:
+    """A path as the user sees it: relative to the project root where possible."""
+    path = Path(path)
+    return str(path.relative_to(ROOT)) if path.is_absolute() and path.is_relative_to(ROOT) else str(path)
+
+
 def write_text(text: str, path: Path) -> None:
     """Write UTF-8 text atomically."""
     _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.align import OUT_DIR as ALIGN_DIR
-from pipeline.common import MASK, ROOT, cli, read_parquet, validate, write_json, write_parquet, write_text
+from pipeline.common import MASK, ROOT, cli, read_parquet, rel, validate, write_json, write_parquet, write_text
 from pipeline.params import SOURCE_LANGUAGE, all_languages, registry
 from pipeline.templates import OUT_DIR as TEMPLATES_DIR
 from pipeline.translate import OUT_DIR as TRANSLATE_DIR
@@ -118,7 +118,7 @@ def main() -> None:
     metrics = dataset_metrics(df, excluded, qa)
     write_hub(df, HUB_DIR, render_card(df, metrics, excluded))
     write_json(metrics, METRICS_FILE)
-    print(f"dataset: {df.height} rows in {len(langs)} configs ({', '.join(langs)}) -> {HUB_DIR.relative_to(ROOT)}")
+    print(f"dataset: {df.height} rows in {len(langs)} configs ({', '.join(langs)}) -> {rel(HUB_DIR)}")
 
 
 if __name__ == "__main__":

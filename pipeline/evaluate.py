@@ -9,11 +9,10 @@ from typing import Any, Mapping
 
 import polars as pl
 
-from pipeline.common import ROOT, PipelineError, cli, read_parquet, validate, write_json
+from pipeline.common import ROOT, PipelineError, cli, read_parquet, rel, validate, write_json
 from pipeline.params import registry, section
 from pipeline.stats import CORR_KEYS, Inference, correlate, wilcoxon_pairs, with_fdr
 from pipeline.survey import OUT_DIR as SURVEY_DIR
-from pipeline.survey import rel
 from pipeline.templates import OUT_DIR as TEMPLATES_DIR
 from schemas.evaluation import ScoreInput
 from schemas.surveys import HofstedeScoreRow, WvsMeanRow

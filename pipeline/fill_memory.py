@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import unicodedata
 from pathlib import Path
 from typing import Any, Protocol
 
+import pandera.polars as pa
 import polars as pl
 from tqdm import tqdm
 
@@ -134,14 +136,10 @@ def fill(lang: str, backend: Backend, path: Path, templates: pl.DataFrame, batch
 
 def _checked(lang: str, sources: list[str], targets: list[str], stamp: str, rejected: list[str]) -> list[tuple[str, str]]:
     """Keep only translations that pass the memory's QA (script, NFC, non-empty); note the rest."""
-    import unicodedata
-
     rows = [(i, lang, s, unicodedata.normalize("NFC", t).replace("\t", " ").strip(), stamp)
             for i, (s, t) in enumerate(zip(sources, targets))]
     df = pl.DataFrame(rows, schema={"line": pl.Int64, "language": pl.String, "source": pl.String,
                                     "target": pl.String, "provenance": pl.String}, orient="row")
-    import pandera.polars as pa
-
     try:
         MemoryRow.validate(df, lazy=True)
         bad: set[int] = set()

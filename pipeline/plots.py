@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from pipeline.common import write_text, write_with  # noqa: E402
+from pipeline.common import write_csv, write_with  # noqa: E402
 from schemas.templates import HOFSTEDE_DIMENSIONS  # noqa: E402
 
 PNG_META = {"Software": None}  # no version/timestamp chunks: identical runs give identical bytes
@@ -24,9 +24,6 @@ def minmax(col: str, over: list[str]) -> pl.Expr:
     lo, hi = pl.col(col).min().over(over), pl.col(col).max().over(over)
     return pl.when(hi > lo).then((pl.col(col) - lo) / (hi - lo)).otherwise(None)
 
-
-def write_csv(df: pl.DataFrame, path: Path) -> None:
-    write_text(df.write_csv(float_precision=6), path)
 
 
 def save(fig: plt.Figure, path: Path) -> None:

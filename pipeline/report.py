@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.common import write_text
+from pipeline.common import write_csv, write_text
 from pipeline.stats import rounded
 from schemas.templates import WVS_CATEGORIES
 
@@ -109,7 +109,7 @@ def write_tables(results: dict[str, Any], pairs: dict[tuple[str, str], Any], rq1
         schema={"model": pl.String, "survey": pl.String, "pairs": pl.Int64, "tested": pl.Int64,
                 "share_raw": pl.Float64, "share_fdr": pl.Float64}, orient="row")
     for name, df in tables.items():
-        write_text(df.write_csv(float_precision=6), out_dir / f"{name}.csv")
+        write_csv(df, out_dir / f"{name}.csv")
     return tables
 
 

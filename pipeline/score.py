@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.common import ROOT, PipelineError, cli, validate, write_parquet
+from pipeline.common import ROOT, PipelineError, cli, rel, validate, write_parquet
 from pipeline.params import PARAMS_FILE, choice, section
 from pipeline.probes_source import SOURCES, dataset_to_frame, load_hub
 from pipeline.score_batch import MULTI_TOKEN, aggregate, plan, run
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         print(f"score@{cfg.key}: tokenizer flags per language ({cfg.name}):\n{damage_report(scores)}")
     print(f"score@{cfg.key}: {scores.height} rows, multi_token={cfg.multi_token}, device={device} -> "
-          f"{out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+          f"{rel(out)}")
 
 
 if __name__ == "__main__":

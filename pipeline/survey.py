@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.common import ROOT, PipelineError, cli, read_parquet, validate, write_parquet
+from pipeline.common import ROOT, PipelineError, cli, read_parquet, rel, validate, write_parquet
 from pipeline.params import registry, section
 from pipeline.templates import OUT_DIR as TEMPLATES_DIR
 from schemas.surveys import HofstedeScoreRow, WvsMeanRow
@@ -24,12 +24,6 @@ HOFSTEDE_DTYPES = {"iso3": pl.String, "country": pl.String, **{d: pl.Int64 for d
 WVS_DTYPES = {"iso3": pl.String, "country": pl.String, "question": pl.String, "mean": pl.Float64, "n": pl.Int64,
               "scale_min": pl.Int64, "scale_max": pl.Int64, "source": pl.String, "provenance": pl.String,
               "method": pl.String, "citation": pl.String}
-
-
-def rel(path: Path) -> str:
-    """A path as the user sees it: relative to the project root where possible."""
-    path = Path(path)
-    return str(path.relative_to(ROOT)) if path.is_absolute() and path.is_relative_to(ROOT) else str(path)
 
 
 def read_table(path: Path, dtypes: dict[str, pl.DataType]) -> pl.DataFrame:

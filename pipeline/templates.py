@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.common import ROOT, PipelineError, cli, load_yaml, validate, write_parquet
+from pipeline.common import ROOT, PipelineError, cli, load_yaml, rel, validate, write_parquet
 from schemas.templates import SURVEYS, ExcludedRow, TemplateRow
 
 TEMPLATE_DIR = ROOT / "probes" / "templates"
@@ -66,7 +66,7 @@ def build_templates(paths: list[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
               "probe": pl.String, "label_high": pl.String, "label_low": pl.String,
               "scale_min": pl.Int64, "scale_max": pl.Int64}
     probes = pl.DataFrame(rows, schema=schema, orient="row")
-    where = " + ".join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in paths)
+    where = " + ".join(rel(p) for p in paths)
     probes = validate(probes, TemplateRow, where)
     overlap = set(probes["question"]) & {e["question"] for e in excluded}
     if overlap:
